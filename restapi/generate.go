@@ -1,0 +1,3 @@
+package restapi
+
+//go:generate go tool oapi-codegen -config oapi-codegen.yaml ../openapi.yaml
