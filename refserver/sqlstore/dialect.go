@@ -26,15 +26,25 @@ type dialect struct {
 	// migrationLock serialises concurrent migrators (several nodes
 	// starting at once); "" for SQLite (BEGIN IMMEDIATE).
 	migrationLock string
+	// collateC makes a text expression compare by bytes (SQLite's
+	// default).
+	collateC string
+	// jsonStrings is a subquery yielding the strings of a JSON array
+	// passed as its one argument (IN lists of any length).
+	jsonStrings string
 }
 
 var (
-	sqliteDialect   = dialect{}
+	sqliteDialect = dialect{
+		jsonStrings: "SELECT value FROM json_each(?)",
+	}
 	postgresDialect = dialect{
 		forUpdate:     " FOR UPDATE",
 		forShare:      " FOR KEY SHARE",
 		lockUsers:     "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
 		migrationLock: "SELECT pg_advisory_xact_lock(7715298240118723)", // "wakelink" migrations
+		collateC:      ` COLLATE "C"`,
+		jsonStrings:   "SELECT jsonb_array_elements_text(CAST(? AS jsonb))",
 	}
 )
 

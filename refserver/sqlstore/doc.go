@@ -2,12 +2,14 @@
 // SQLite through modernc.org/sqlite (pure Go; the default, one file) or
 // PostgreSQL through jackc/pgx/v5, chosen by the DSN given to Open.
 //
-// Store.Auth returns the auth.Store; the ota.Store and console.Store of
-// later issues are further views of the same Store, sharing its pools and
-// its transactions. Store.InTx runs a use case in one transaction carried
-// by the context, so every store call made with that context — auth, ota
-// and console alike — joins it; AfterCommit defers work (cache
-// invalidation, kicks) until it commits.
+// Store.Auth returns the auth.Store and Store.Console the console.Store
+// (settings, audit log, idempotency records, the filtered listings and
+// counts of the console; restapi/console/consoletest is its conformance
+// suite); the ota.Store of a later issue is a further view. The views
+// share the Store's pools and its transactions. Store.InTx runs a use
+// case in one transaction carried by the context, so every store call made
+// with that context — auth, ota and console alike — joins it; AfterCommit
+// defers work (cache invalidation, kicks) until it commits.
 //
 // Schema changes are versioned migrations, embedded (migrations/<engine>/
 // NNNN_name.sql) and applied by Open in one transaction, recorded in

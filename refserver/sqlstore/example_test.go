@@ -14,7 +14,7 @@ import (
 
 // Open a SQLite file (a postgres:// DSN selects PostgreSQL instead); the
 // schema is migrated on open. Store.Auth is the auth.Store to build an
-// auth.Service on.
+// auth.Service on, Store.Console the console.Store of console.New.
 func ExampleOpen() {
 	dir, _ := os.MkdirTemp("", "wakelink")
 	defer os.RemoveAll(dir)
@@ -33,7 +33,7 @@ func ExampleOpen() {
 		panic(err)
 	}
 	fmt.Println(st.Engine(), "schema", sqlstore.SchemaVersion(), "first user:", res.User.Username)
-	// Output: sqlite schema 1 first user: admin
+	// Output: sqlite schema 2 first user: admin
 }
 
 // InTx runs a use case in one transaction: every store call made with the
